@@ -158,3 +158,26 @@ def test_paper_presets_run_one_batch_on_fake_data(tmp_path, name, monkeypatch):
     assert cfg.model == base.get("model", "resnet18") and cfg.lr == 0.03 and cfg.lr_milestones == (0.8, 0.95)
     m = train(cfg)
     assert np.isfinite(m["final_loss"]) and 0 <= m["knn_acc"] <= 1
+
+
+@pytest.mark.parametrize("objective", ["bank", "two-view"])
+def test_every_loss_trains_on_fashion_mnist(tmp_path, objective):
+    from cl_book.trainer import LOSSES, load_splits
+    cfg = preset("cpu", out_dir=str(tmp_path / "x"), train_subset=300, epochs=1, batch_size=64, knn_every=0,
+                 linear_eval="none", progress=False, objective=objective)
+    tr, te = load_splits(cfg)
+    assert tr.images.shape[1:] == (1, 28, 28) and len(te) == 10_000
+    te = te.subset(500)
+    for loss in LOSSES:
+        extra = dict(alpha=0.0819) if loss.startswith("hard") else {}
+        c = preset("cpu", out_dir=str(tmp_path / loss), train_subset=300, epochs=1, batch_size=64, knn_every=0,
+                   linear_eval="none", progress=False, objective=objective, loss=loss, **extra)
+        m = train(c, tr, te)
+        assert np.isfinite(m["final_loss"]) and np.isfinite(m["uniformity"]), loss
+
+
+def test_tensorboard_scalars_are_written(tmp_path):
+    pytest.importorskip("tensorboard")
+    train(smoke(tmp_path, "tb", tensorboard=True, epochs=1))
+    events = list((tmp_path / "tb" / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
