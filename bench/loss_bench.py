@@ -88,7 +88,7 @@ def agreement(tau, n=64, d=32):
         x2, y2 = a64.float().requires_grad_(), b64.float().requires_grad_()
         cold = step(implementations(0.01)[name], x2, y2)
         finite = bool(torch.isfinite(cold) and torch.isfinite(x2.grad).all() and torch.isfinite(y2.grad).all())
-        out[name] = (abs(float(loss) - float(ref)) / abs(float(ref)),
+        out[name] = (abs(float(loss.detach()) - float(ref.detach())) / abs(float(ref.detach())),
                      float((grad - gref).norm() / gref.norm()), finite)
     return out
 
