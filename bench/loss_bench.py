@@ -15,7 +15,6 @@ per configuration (maximum resident set size). Every implementation is also chec
 """
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -115,8 +114,12 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--json", help="also write the rows to this file")
+    ap.add_argument("--large", action="store_true",
+                    help="only: the fused loss on 65,536 anchors against 65,536 candidates, its time and peak memory")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.large:
+        return large()
     rows = []
     print("agreement with float64 (N=64, D=32): relative loss error, relative gradient error, finite at tau=0.01")
     for name, (le, ge, fin) in agreement(0.2).items():
@@ -146,6 +149,32 @@ def main():
                   f"{statistics.median(times['cl_book fused']) / fl:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+LARGE = """
+import resource, sys, time, torch
+torch.set_num_threads(1)
+sys.path.insert(0, {root!r})
+from cl_book.fused import fused_nt_xent
+n = 32768  # pairs: 65,536 anchors, each against 65,536 candidates
+z1, z2 = torch.randn(n, 128, requires_grad=True), torch.randn(n, 128, requires_grad=True)
+t = time.perf_counter()
+loss = fused_nt_xent(z1, z2, 0.1, block=1024)
+loss.backward()
+dt = time.perf_counter() - t
+ok = bool(torch.isfinite(loss) and torch.isfinite(z1.grad).all() and torch.isfinite(z2.grad).all())
+print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, ok)
+"""
+
+
+def large():
+    "The fused loss at 65,536 x 65,536 in a fresh process: wall time and peak resident memory of the whole process."
+    res = subprocess.run([sys.executable, "-c", LARGE.format(root=str(ROOT))], capture_output=True, text=True)
+    if res.returncode != 0:
+        print(res.stderr[-2000:]); return
+    dt, mb, ok = res.stdout.split()
+    print(f"fused_nt_xent, 65,536 anchors x 65,536 candidates, D = 128, float32, forward + backward, 1 thread: "
+          f"{float(dt):.0f} s, peak memory of the whole process {float(mb):.0f} MB, finite: {ok}")
 
 
 if __name__ == "__main__":

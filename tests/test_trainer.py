@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from cl_book.data import IMAGENET100_CLASSES, load_dataset, write_idx
+from cl_book.data import IMAGENET100_CLASSES, load_dataset
 from cl_book.trainer import PRESETS, TrainConfig, preset, train
 
 TIMING = {"train_seconds", "eval_seconds", "images_per_s"}
