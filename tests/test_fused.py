@@ -62,5 +62,6 @@ def test_fused_memory_is_a_fraction_of_the_reference():
         res = subprocess.run([sys.executable, "-c", PEAK, which], capture_output=True, text=True)
         assert res.returncode == 0, res.stderr
         peak[which] = float(res.stdout.strip())
-    # 8192 x 8192 float32 logits are 256 MB; the reference keeps several, the fused loss one 8192 x 1024 block
-    assert peak["reference"] > 500 and peak["fused"] < 0.25 * peak["reference"], peak
+    # 8192 x 8192 float32 logits are 256 MB: the reference holds at least one such matrix (and, depending on the
+    # allocator, more); the fused loss holds one 8192 x 1024 block
+    assert peak["reference"] > 256 and peak["fused"] < 0.25 * peak["reference"], peak
