@@ -65,3 +65,20 @@ def test_fused_memory_is_a_fraction_of_the_reference():
     # 8192 x 8192 float32 logits are 256 MB: the reference holds at least one such matrix (and, depending on the
     # allocator, more); the fused loss holds one 8192 x 1024 block
     assert peak["reference"] > 256 and peak["fused"] < 0.25 * peak["reference"], peak
+
+
+@settings(max_examples=25, deadline=None)
+@given(b=st.integers(1, 12), m=st.integers(3, 60), block=st.integers(1, 70), keep=st.integers(1, 60),
+       seed=st.integers(0, 10**6))
+def test_blocked_top_k_equals_the_full_matrix_top_k(b, m, block, keep, seed):
+    from cl_book.fused import hard_bank_similarities
+    from cl_book.loss import hardest_negatives
+    keep = min(keep, m - 1)
+    g = torch.Generator().manual_seed(seed)
+    bank = F.normalize(torch.randn(m, 8, generator=g, dtype=torch.float64), dim=1)
+    z = F.normalize(torch.randn(b, 8, generator=g, dtype=torch.float64), dim=1)
+    idx = torch.randint(0, m, (b,), generator=g)
+    pos, neg = hard_bank_similarities(z, bank, idx, k=keep, block=block)
+    p2, n2 = bank_similarities(z, bank, idx)
+    torch.testing.assert_close(pos, p2)
+    torch.testing.assert_close(neg, hardest_negatives(n2, k=keep))
