@@ -101,3 +101,12 @@ def test_sweep_grid_and_run_names():
     assert len(ps) == 2 * 3 + 3
     names = {config_from_params(**p).out_dir for p in ps}
     assert len(names) == len(ps)  # different configurations never share a folder
+
+
+def test_parallel_jobs_write_each_run_into_its_own_top_level_folder(tmp_path, monkeypatch):
+    "Regression: papermill's cwd= chdir'ed the process, and a relative runs folder nested parallel runs."
+    monkeypatch.chdir(tmp_path)
+    res = sweep([{**SMOKE, "seed": 0}, {**SMOKE, "seed": 1}], "rel-runs", jobs=2, progress=False)
+    assert sorted(r["status"] for r in res) == ["done", "done"]
+    found = sorted(p.parent.relative_to(tmp_path / "rel-runs").as_posix() for p in tmp_path.glob("rel-runs/**/metrics.json"))
+    assert found == sorted(r["name"] for r in res), found
