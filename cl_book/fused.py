@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 # %% auto #0
-__all__ = ['FusedInfoNCE', 'fused_infonce', 'blocked_topk', 'hardest_candidates']
+__all__ = ['FusedInfoNCE', 'fused_infonce', 'SelfInfoNCE', 'fused_self_infonce', 'blocked_topk', 'hardest_candidates']
 
 # %% ../nbs/00a_fused.ipynb #4551d0d7
 def _block_logits(qs, k_blk, start, exclude):
@@ -85,6 +85,72 @@ def fused_infonce(q: torch.Tensor,  # (N, D) anchors
                  ) -> torch.Tensor:
     "Per-anchor losses `(N,)` of `FusedInfoNCE`. No argument checks: the front ends of `cl_book.loss` validate."
     return FusedInfoNCE.apply(q, cand, positive, exclude, tau, block)
+
+# %% ../nbs/00a_fused.ipynb #ffe692c7
+def _lse_update(m, acc, s):
+    "Fold the rows of the logit block `s` into a running log-sum-exp `(m, acc)` (maximum and rescaled sum), in place."
+    new = torch.maximum(m, s.amax(dim=1))
+    acc.mul_(torch.exp(m - new)).add_((s - new[:, None]).exp_().sum(dim=1))
+    m.copy_(new)
+
+class SelfInfoNCE(torch.autograd.Function):
+    "`FusedInfoNCE` when the candidates are the anchors themselves, each anchor's own column left out (two views)."
+    @staticmethod
+    def forward(ctx, z, positive, tau: float, block: int):
+        n = z.shape[0]
+        zs = z / tau
+        ctx.tau, ctx.block = tau, block
+        if n <= block:  # one block: keep the probabilities
+            s = (zs @ z.T).fill_diagonal_(-torch.inf)
+            lse = torch.logsumexp(s, dim=1)
+            ctx.save_for_backward(z, positive, s.sub_(lse[:, None]).exp_())
+            return lse - (zs * z[positive]).sum(dim=1)
+        m = torch.full((n,), torch.finfo(z.dtype).min, dtype=z.dtype, device=z.device)
+        acc = torch.zeros(n, dtype=z.dtype, device=z.device)
+        for a in range(0, n, block):
+            for b in range(a, n, block):  # the upper triangle of blocks: S_ab serves rows a, its transpose rows b
+                s = zs[a:a + block] @ z[b:b + block].T
+                if a == b:
+                    s.fill_diagonal_(-torch.inf)
+                _lse_update(m[a:a + block], acc[a:a + block], s)
+                if a != b:
+                    _lse_update(m[b:b + block], acc[b:b + block], s.T)
+        lse = m + acc.log()
+        ctx.save_for_backward(z, positive, lse)
+        return lse - (zs * z[positive]).sum(dim=1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        tau, block = ctx.tau, ctx.block
+        z, positive, saved = ctx.saved_tensors
+        scale = grad / tau
+        n = z.shape[0]
+        if n <= block:  # G = diag(g / tau) P; dL/dz = (G + G^T) z
+            g_ = saved * scale[:, None]
+            gz = (g_ + g_.T) @ z
+        else:
+            lse, zs, gz = saved, z / tau, torch.zeros_like(z)
+            for a in range(0, n, block):
+                for b in range(a, n, block):
+                    s = zs[a:a + block] @ z[b:b + block].T
+                    if a == b:
+                        s.fill_diagonal_(-torch.inf)
+                    c = (s - lse[a:a + block, None]).exp_().mul_(scale[a:a + block, None])  # G_ab
+                    if a == b:
+                        gz[a:a + block].addmm_(c + c.T, z[a:a + block])
+                    else:  # C = G_ab + G_ba^T: rows a get C z_b, rows b get C^T z_a
+                        c.add_(s.sub_(lse[None, b:b + block]).exp_().mul_(scale[None, b:b + block]))
+                        gz[a:a + block].addmm_(c, z[b:b + block])
+                        gz[b:b + block].addmm_(c.T, z[a:a + block])
+        gz -= scale[:, None] * z[positive]  # the -Y of (P - Y), for the anchor ...
+        gz.index_add_(0, positive, -scale[:, None] * z)  # ... and for its positive
+        return gz, None, None, None
+
+def fused_self_infonce(z: torch.Tensor,  # (N, D) anchors, which are also the candidates
+                       positive: torch.Tensor,  # (N,) long: each anchor's positive row
+                       tau: float = 0.2, block: int = 512) -> torch.Tensor:
+    "Per-anchor losses `(N,)` of InfoNCE over the rows of `z`, each anchor's own row left out: the two-view batch."
+    return SelfInfoNCE.apply(z, positive, tau, block)
 
 # %% ../nbs/00a_fused.ipynb #fc02a2ee
 @torch.no_grad()

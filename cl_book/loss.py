@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .core import apply_reduction, check_matrix, check_tau, check_vector
-from .fused import fused_infonce, hardest_candidates
+from .fused import fused_infonce, fused_self_infonce, hardest_candidates
 
 # %% auto #0
 __all__ = ['check_pos_neg', 'contrastive_logits', 'contrastive_loss', 'num_hard', 'hardest_negatives', 'hard_negative_mask',
@@ -140,13 +140,13 @@ def nt_xent(z1: torch.Tensor,  # (N, D) embeddings of the first views
             tau: float,  # temperature > 0
             normalize: bool = True,  # L2-normalise the rows first
             reduction: str = "mean",
-            block: int = 2048,  # candidates per block of the fused loss (memory O(2N * block))
+            block: int = 512,  # anchors per block of the fused loss (memory O(block²); 512 measured fastest)
            ) -> torch.Tensor:
     "The two-view in-batch contrastive loss (NT-Xent): Eq. 1 over 2N anchors with 2N-2 negatives each, fused."
     tau, block = check_tau(tau), check_block(block)
     z = stack_views(z1, z2, normalize)  # 2N x D
-    i = torch.arange(z.shape[0], device=z.device)
-    return apply_reduction(fused_infonce(z, z, i.roll(z.shape[0] // 2), i, tau, block), reduction)
+    partner = torch.arange(z.shape[0], device=z.device).roll(z.shape[0] // 2)  # i <-> i + N
+    return apply_reduction(fused_self_infonce(z, partner, tau, block), reduction)
 
 def check_block(block: int) -> int:
     "`block` (candidates per block of the fused losses) as a positive integer; `ValueError` otherwise."
