@@ -101,10 +101,10 @@ class SelfInfoNCE(torch.autograd.Function):
         zs = z / tau
         ctx.tau, ctx.block = tau, block
         if n <= block:  # one block: keep the probabilities
-            s = (zs @ z.T).fill_diagonal_(-torch.inf)
-            lse = torch.logsumexp(s, dim=1)
-            ctx.save_for_backward(z, positive, s.sub_(lse[:, None]).exp_())
-            return lse - (zs * z[positive]).sum(dim=1)
+            logp = torch.log_softmax((zs @ z.T).fill_diagonal_(-torch.inf), dim=1)
+            loss = -logp.gather(1, positive[:, None]).squeeze(1)
+            ctx.save_for_backward(z, positive, logp.exp_())
+            return loss
         m = torch.full((n,), torch.finfo(z.dtype).min, dtype=z.dtype, device=z.device)
         acc = torch.zeros(n, dtype=z.dtype, device=z.device)
         for a in range(0, n, block):
@@ -125,9 +125,9 @@ class SelfInfoNCE(torch.autograd.Function):
         z, positive, saved = ctx.saved_tensors
         scale = grad / tau
         n = z.shape[0]
-        if n <= block:  # G = diag(g / tau) P; dL/dz = (G + G^T) z
+        if n <= block:  # G = diag(g / tau) P; dL/dz = G z + G^T z
             g_ = saved * scale[:, None]
-            gz = (g_ + g_.T) @ z
+            gz = torch.addmm(g_.T @ z, g_, z)
         else:
             lse, zs, gz = saved, z / tau, torch.zeros_like(z)
             for a in range(0, n, block):
