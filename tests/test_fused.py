@@ -81,3 +81,17 @@ def test_blocked_top_k_equals_the_full_matrix_top_k(b, m, block, keep, seed):
     p2, n2 = bank_similarities(z, bank, idx)
     torch.testing.assert_close(pos, p2)
     torch.testing.assert_close(neg, hardest_negatives(n2, k=keep))
+
+
+def test_fused_losses_pass_gradcheck_in_float64():
+    "The closed-form backward against finite differences: several blocks (with a ragged last one) and a single block."
+    from cl_book.loss import hard_bank_loss, hard_nt_xent
+    g = torch.Generator().manual_seed(3)
+    z1, z2 = (torch.randn(7, 5, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    bank = torch.randn(23, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    idx = torch.tensor([0, 4, 4, 22, 9, 13, 1])
+    for block in (3, 512):
+        assert torch.autograd.gradcheck(lambda a, b: nt_xent(a, b, 0.3, reduction="none", block=block), (z1, z2))
+        assert torch.autograd.gradcheck(lambda a, b: bank_loss(a, b, idx, 0.3, reduction="none", block=block), (z1, bank))
+    assert torch.autograd.gradcheck(lambda a, b: hard_nt_xent(a, b, 0.3, k=4, reduction="none"), (z1, z2))
+    assert torch.autograd.gradcheck(lambda a, b: hard_bank_loss(a, b, idx, 0.3, alpha=0.2, reduction="none"), (z1, bank))
