@@ -18,17 +18,17 @@ from .core import check_tau
 from .data import (DATASETS, Augment, ImageData, IndexedViews, TensorBatches, load_dataset,
                           torchvision_transform)
 from .evaluation import evaluate
-from .fused import fused_bank_loss, hard_bank_similarities
-from .loss import (contrastive_loss, hard_contrastive_loss, hard_simple_loss, num_hard, simple_loss,
-                          triplet_limit_loss, two_view_similarities)
+from .loss import (bank_loss, contrastive_loss, hard_bank_similarities, hard_two_view_similarities, nt_xent,
+                          num_hard, simple_loss, triplet_limit_loss, two_view_similarities)
 from .memory import MemoryBank
 from .metrics import knn_accuracy
 from .models import ENCODERS, HEADS, ContrastiveModel, make_encoder
 
 # %% auto #0
-__all__ = ['LOSSES', 'OBJECTIVES', 'AUGMENTS', 'LINEAR_EVALS', 'PRESETS', 'TrainConfig', 'validate', 'preset', 'loss_fn',
-           'augment_for', 'resolve_device', 'lr_at', 'atomic_write', 'atomic_save', 'config_dict', 'load_splits',
-           'folder_batches', 'check_against_data', 'train', 'knn_monitor', 'load_run_config', 'load_model']
+__all__ = ['LOSSES', 'OBJECTIVES', 'AUGMENTS', 'LINEAR_EVALS', 'PRESETS', 'TrainConfig', 'validate', 'preset',
+           'step_similarities', 'loss_fn', 'augment_for', 'resolve_device', 'lr_at', 'atomic_write', 'atomic_save',
+           'config_dict', 'load_splits', 'folder_batches', 'check_against_data', 'train', 'knn_monitor',
+           'load_run_config', 'load_model']
 
 # %% ../nbs/08_trainer.ipynb #1ba6d971
 LOSSES = ("contrastive", "hard", "simple", "hard-simple", "triplet")
@@ -138,6 +138,10 @@ PRESETS = {
     "cpu": dict(dataset="fashion-mnist", model="small-resnet", width=16, blocks=(1, 1, 1), image_size=16,
                 augment="grey", crop_scale=0.2, train_subset=20_000, objective="two-view", epochs=10, batch_size=256,
                 lr=0.06, knn_every=5, linear_eval="fast", device="cpu"),
+    # the README's main job: the cpu preset with half the epochs, so that four runs take minutes, not a quarter hour
+    "cpu-quick": dict(dataset="fashion-mnist", model="small-resnet", width=16, blocks=(1, 1, 1), image_size=16,
+                      augment="grey", crop_scale=0.2, train_subset=20_000, objective="two-view", epochs=5,
+                      batch_size=256, lr=0.06, knn_every=5, linear_eval="fast", device="cpu"),
     "smoke": dict(dataset="digits", model="small-resnet", width=8, blocks=(1, 1), image_size=8, augment="grey",
                   crop_scale=0.5, epochs=2, batch_size=128, knn_every=1, linear_eval="fast", progress=False),
 }
@@ -152,13 +156,25 @@ def preset(name: str, **overrides) -> TrainConfig:
     return validate(TrainConfig(**{**PRESETS[name], **overrides}))
 
 # %% ../nbs/08_trainer.ipynb #9f163342
+def step_similarities(cfg: TrainConfig, zs: list, bank: MemoryBank | None, idx: torch.Tensor):
+    "`(pos, neg)` of one step, against `bank` or within the two views `zs`; the hard losses' hardest negatives only."
+    hard = cfg.loss in ("hard", "hard-simple")
+    if bank is not None:
+        return hard_bank_similarities(zs[0], bank.bank, idx, cfg.k, cfg.alpha) if hard else bank.similarities(zs[0], idx)
+    if hard:
+        return hard_two_view_similarities(zs[0], zs[1], cfg.k, cfg.alpha, normalize=False)
+    return two_view_similarities(zs[0], zs[1], normalize=False)
+
 def loss_fn(cfg: TrainConfig):
-    "The loss of `cfg` as a function of `(pos, neg)`."
-    return {"contrastive": lambda p, n: contrastive_loss(p, n, cfg.tau),
-            "hard": lambda p, n: hard_contrastive_loss(p, n, cfg.tau, k=cfg.k, alpha=cfg.alpha),
-            "simple": lambda p, n: simple_loss(p, n, cfg.lam),
-            "hard-simple": lambda p, n: hard_simple_loss(p, n, k=cfg.k, alpha=cfg.alpha, lam=cfg.lam),
-            "triplet": lambda p, n: triplet_limit_loss(p, n)}[cfg.loss]
+    "The loss of `cfg` as a function `(zs, bank, idx) -> loss` of one step's normalised embeddings `zs`."
+    if cfg.loss == "contrastive":  # fused: the similarities are never stored, Eq. 4 is the backward
+        return lambda zs, bank, idx: (bank_loss(zs[0], bank.bank, idx, cfg.tau) if bank is not None
+                                      else nt_xent(zs[0], zs[1], cfg.tau, normalize=False))
+    of_pos_neg = {"hard": lambda p, n: contrastive_loss(p, n, cfg.tau),  # n: the hardest negatives already
+                  "simple": lambda p, n: simple_loss(p, n, cfg.lam),
+                  "hard-simple": lambda p, n: simple_loss(p, n, cfg.lam),
+                  "triplet": triplet_limit_loss}[cfg.loss]
+    return lambda zs, bank, idx: of_pos_neg(*step_similarities(cfg, zs, bank, idx))
 
 def augment_for(cfg: TrainConfig, data) -> Augment:
     "The augmentation recipe of `cfg`, normalised with the training split's own mean and std."
@@ -296,15 +312,7 @@ def train(cfg: TrainConfig, train_data=None, test_data=None) -> dict:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 zs = [model(x)[1] for x in xs]
             zs = [z.float() for z in zs]
-            if bank is not None and cfg.loss == "contrastive":  # Eq. 1 against the whole bank, Eq. 4 as backward
-                loss = fused_bank_loss(zs[0], bank.bank, idx, cfg.tau)
-            elif bank is not None and cfg.loss in ("hard", "hard-simple"):  # top-k selected block by block
-                pos, neg = hard_bank_similarities(zs[0], bank.bank, idx, cfg.k, cfg.alpha)
-                loss = contrastive_loss(pos, neg, cfg.tau) if cfg.loss == "hard" else simple_loss(pos, neg, cfg.lam)
-            else:
-                pos, neg = bank.similarities(zs[0], idx) if bank is not None else \
-                    two_view_similarities(zs[0], zs[1], normalize=False)
-                loss = loss_of(pos, neg)
+            loss = loss_of(zs, bank, idx)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"the loss became {float(loss)} at epoch {epoch}, step {steps}; lower lr or raise tau")
             opt.zero_grad(set_to_none=True)

@@ -3,7 +3,7 @@
 
 Jupyter Book hides cells only by cell tags, so nbdev's `#|` directives would show verbatim. This script copies
 nbs/ to book/, turns each directive into the tag that does the same in the book, strips the directive lines,
-and then runs `jupyter-book build` with warnings as errors (-W), broken references as errors (-n), and
+injects into the experiment chapter the parameters of the main job's run at τ = 0.2 (as papermill would), and then runs `jupyter-book build` with warnings as errors (-W), broken references as errors (-n), and
 execution errors raised. A file in book/ is rewritten only when its content changes, so Sphinx and the
 jupyter-cache re-execute only what was touched.
 
@@ -55,6 +55,26 @@ def prepare_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def book_run_parameters() -> dict:
+    "The run the experiment chapter shows: the README's main job's (the default τ study's) run at τ = 0.2."
+    from cl_book.experiments import SWEEPS, sweep_params
+    return next(p for p in sweep_params(**SWEEPS["default"]) if p.get("tau") == 0.2)
+
+
+def inject_book_run(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    "Inject `book_run_parameters()` below the parameters cell, as papermill does (the main job has trained that run)."
+    from papermill.parameterize import parameterize_notebook
+    nb.metadata.setdefault("papermill", {})  # papermill writes its record there and reads every cell's tags
+    for cell in nb.cells:
+        cell.metadata.setdefault("tags", [])
+    nb = parameterize_notebook(nb, book_run_parameters(), comment="Parameters of the main job's run at tau = 0.2")
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        if not cell.metadata.get("tags"):
+            cell.metadata.pop("tags", None)
+    return nb
+
+
 def write_if_changed(path: Path, text: str) -> bool:
     if path.exists() and path.read_text() == text:
         return False
@@ -72,7 +92,10 @@ def prepare(src: Path = SRC, dst: Path = DST) -> list[Path]:
         out = dst / path.relative_to(src)
         keep.add(out)
         if path.suffix == ".ipynb":
-            text = nbformat.writes(prepare_notebook(nbformat.read(path, as_version=4))) + "\n"
+            nb = prepare_notebook(nbformat.read(path, as_version=4))
+            if path.name == "experiment.ipynb":
+                nb = inject_book_run(nb)
+            text = nbformat.writes(nb) + "\n"
             if write_if_changed(out, text):
                 changed.append(out)
         elif not out.exists() or out.read_bytes() != path.read_bytes():

@@ -1,5 +1,5 @@
-"""The fused loss equals the readable one (values and float64 gradients) for any shape and block size, and its memory
-does not grow with the square of the batch."""
+"""The fused losses (`nt_xent`, `bank_loss`) equal the readable ones (values and float64 gradients) for any shape and
+block size, and their memory does not grow with the square of the batch."""
 import subprocess
 import sys
 
@@ -7,18 +7,18 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
-from cl_book.fused import fused_bank_loss, fused_nt_xent
-from cl_book.loss import bank_similarities, contrastive_loss, nt_xent
+from cl_book.loss import bank_loss, bank_similarities, contrastive_loss, nt_xent, two_view_similarities
 
 
 @settings(max_examples=30, deadline=None)
 @given(n=st.integers(2, 40), d=st.integers(1, 16), block=st.integers(1, 100), tau=st.floats(0.02, 5.0),
        seed=st.integers(0, 10**6))
-def test_fused_nt_xent_equals_nt_xent_with_its_gradient(n, d, block, tau, seed):
+def test_nt_xent_equals_the_readable_two_view_loss_with_its_gradient(n, d, block, tau, seed):
     g = torch.Generator().manual_seed(seed)
     z1 = torch.randn(n, d, generator=g, dtype=torch.float64, requires_grad=True)
     z2 = torch.randn(n, d, generator=g, dtype=torch.float64, requires_grad=True)
-    a, b = fused_nt_xent(z1, z2, tau, block=block, reduction="sum"), nt_xent(z1, z2, tau, reduction="sum")
+    a = nt_xent(z1, z2, tau, block=block, reduction="sum")
+    b = contrastive_loss(*two_view_similarities(z1, z2), tau, reduction="sum")
     torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
     for x, y in zip(torch.autograd.grad(a, (z1, z2)), torch.autograd.grad(b, (z1, z2))):
         torch.testing.assert_close(x, y, rtol=1e-9, atol=1e-12)
@@ -27,12 +27,12 @@ def test_fused_nt_xent_equals_nt_xent_with_its_gradient(n, d, block, tau, seed):
 @settings(max_examples=30, deadline=None)
 @given(b=st.integers(1, 20), m=st.integers(2, 80), block=st.integers(1, 100), tau=st.floats(0.02, 5.0),
        seed=st.integers(0, 10**6))
-def test_fused_bank_loss_equals_the_bank_similarities_path(b, m, block, tau, seed):
+def test_bank_loss_equals_the_bank_similarities_path(b, m, block, tau, seed):
     g = torch.Generator().manual_seed(seed)
     bank = F.normalize(torch.randn(m, 8, generator=g, dtype=torch.float64), dim=1).requires_grad_()
     z = F.normalize(torch.randn(b, 8, generator=g, dtype=torch.float64), dim=1).requires_grad_()
     idx = torch.randint(0, m, (b,), generator=g)
-    f = fused_bank_loss(z, bank, idx, tau, block=block)
+    f = bank_loss(z, bank, idx, tau, block=block)
     r = contrastive_loss(*bank_similarities(z, bank, idx), tau)
     torch.testing.assert_close(f, r, rtol=1e-10, atol=1e-12)
     for x, y in zip(torch.autograd.grad(f, (z, bank)), torch.autograd.grad(r, (z, bank))):
@@ -42,12 +42,12 @@ def test_fused_bank_loss_equals_the_bank_similarities_path(b, m, block, tau, see
 PEAK = """
 import resource, sys, torch, torch.nn.functional as F
 torch.set_num_threads(1)
-from cl_book.fused import fused_nt_xent
+from cl_book.loss import nt_xent
 n = 4096
 z1, z2 = torch.randn(n, 128, requires_grad=True), torch.randn(n, 128, requires_grad=True)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 if sys.argv[1] == "fused":
-    loss = fused_nt_xent(z1, z2, 0.1, block=1024)
+    loss = nt_xent(z1, z2, 0.1, block=1024)
 else:
     z = F.normalize(torch.cat([z1, z2]), dim=1)
     loss = F.cross_entropy((z @ z.T / 0.1).fill_diagonal_(-float("inf")), torch.arange(2 * n).roll(n))
@@ -71,8 +71,7 @@ def test_fused_memory_is_a_fraction_of_the_reference():
 @given(b=st.integers(1, 12), m=st.integers(3, 60), block=st.integers(1, 70), keep=st.integers(1, 60),
        seed=st.integers(0, 10**6))
 def test_blocked_top_k_equals_the_full_matrix_top_k(b, m, block, keep, seed):
-    from cl_book.fused import hard_bank_similarities
-    from cl_book.loss import hardest_negatives
+    from cl_book.loss import hard_bank_similarities, hardest_negatives
     keep = min(keep, m - 1)
     g = torch.Generator().manual_seed(seed)
     bank = F.normalize(torch.randn(m, 8, generator=g, dtype=torch.float64), dim=1)
@@ -82,3 +81,17 @@ def test_blocked_top_k_equals_the_full_matrix_top_k(b, m, block, keep, seed):
     p2, n2 = bank_similarities(z, bank, idx)
     torch.testing.assert_close(pos, p2)
     torch.testing.assert_close(neg, hardest_negatives(n2, k=keep))
+
+
+def test_fused_losses_pass_gradcheck_in_float64():
+    "The closed-form backward against finite differences: several blocks (with a ragged last one) and a single block."
+    from cl_book.loss import hard_bank_loss, hard_nt_xent
+    g = torch.Generator().manual_seed(3)
+    z1, z2 = (torch.randn(7, 5, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    bank = torch.randn(23, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    idx = torch.tensor([0, 4, 4, 22, 9, 13, 1])
+    for block in (3, 512):
+        assert torch.autograd.gradcheck(lambda a, b: nt_xent(a, b, 0.3, reduction="none", block=block), (z1, z2))
+        assert torch.autograd.gradcheck(lambda a, b: bank_loss(a, b, idx, 0.3, reduction="none", block=block), (z1, bank))
+    assert torch.autograd.gradcheck(lambda a, b: hard_nt_xent(a, b, 0.3, k=4, reduction="none"), (z1, z2))
+    assert torch.autograd.gradcheck(lambda a, b: hard_bank_loss(a, b, idx, 0.3, alpha=0.2, reduction="none"), (z1, bank))

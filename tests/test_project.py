@@ -10,7 +10,9 @@ from conftest import BIN, ROOT, run
 
 
 def test_every_notebook_runs_as_a_test():
-    res = run([str(BIN / "nbdev-test"), "--n-workers", "2"])
+    # all but the experiment notebook, which trains a full run: the book build executes it with the main job's
+    # parameters, and tests/test_experiments.py runs it through papermill and cl-book
+    res = run([str(BIN / "nbdev-test"), "--n-workers", "2", "--skip-file-re", "^experiment"])
     assert res.returncode == 0, res.stdout[-5000:] + res.stderr[-5000:]
 
 
