@@ -6,7 +6,8 @@ symmetry used), cl_book's readable form `contrastive_loss(*two_view_similarities
 pos/neg similarities), a plain PyTorch reference (F.normalize, one matmul, masked diagonal, F.cross_entropy),
 lightly's `NTXentLoss`, pytorch-metric-learning's `SupConLoss` with `MeanReducer` (each image's two views share a
 label) and PML's `NTXentLoss` where it fits in memory. Times are medians of interleaved repetitions after a warm-up
-(one repetition, no warm-up, above N = 4096), on one thread; ratios are to the reference measured in the same run;
+(PML's NTXentLoss, a thousand times slower, timed after the others; above N = 4096 one step in a fresh process), on
+one thread; ratios are to the reference measured in the same run;
 the floor is the similarity matmul and its backward alone. Peak memory is measured in a separate process per
 configuration (peak resident set size during one step, above the resident size just before it), capped at 80 % of the available memory:
 an implementation that does not fit is reported as such and not timed. Every implementation is also checked against
@@ -14,7 +15,7 @@ a float64 reference (loss and gradient) and for finiteness at τ = 0.01. The row
 `results/bench/loss_bench.json`, written after every configuration; the book's performance appendix reads it.
 
     bash bench/setup_peers.sh      # once: lightly and pytorch-metric-learning into bench/.peers
-    python bench/loss_bench.py     # N = 256, 1024, 4096, 16384 pairs, tau = 0.07 and 0.5 (about 30 min on 2 cores)
+    python bench/loss_bench.py     # N = 256, 1024, 4096, 16384 pairs, tau = 0.07 and 0.5 (about 25 min)
     python bench/loss_bench.py --large   # nt_xent on 65,536 x 65,536: time and peak memory
 """
 import argparse
@@ -117,8 +118,8 @@ def reset_peak_rss():
     return status_kb("VmRSS")
 
 
-def peak_memory(name, n, tau, d=128):
-    "Peak resident memory (MB) of a fresh process doing one forward + backward of `name`; NaN if it does not fit."
+def fresh_process_step(name, n, tau, d=128):
+    "`(seconds, peak MB)` of one forward + backward of `name` in a fresh process; NaNs if it does not fit in memory."
     cap = memory_cap_bytes()
     code = (f"import sys, torch, resource; sys.argv=['x']; torch.set_num_threads(1)\n"
             + (f"resource.setrlimit(resource.RLIMIT_AS, ({cap}, {cap}))\n" if cap else "")
@@ -127,11 +128,14 @@ def peak_memory(name, n, tau, d=128):
             f"lb = importlib.util.module_from_spec(spec); spec.loader.exec_module(lb)\n"
             f"f = lb.implementations({tau})[{name!r}]\n"
             f"z1, z2 = torch.randn({n}, {d}, requires_grad=True), torch.randn({n}, {d}, requires_grad=True)\n"
-            f"base = lb.reset_peak_rss()\n"
+            f"import time; base = lb.reset_peak_rss(); t = time.perf_counter()\n"
             f"lb.step(f, z1, z2)\n"
-            f"print((lb.status_kb('VmHWM') - base) / 1024)\n")
+            f"print(time.perf_counter() - t, (lb.status_kb('VmHWM') - base) / 1024)\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    return float(res.stdout.strip().splitlines()[-1]) if res.returncode == 0 else float("nan")
+    if res.returncode != 0:
+        return float("nan"), float("nan")
+    seconds, mb = res.stdout.strip().splitlines()[-1].split()
+    return float(seconds), float(mb)
 
 
 def machine():
@@ -143,14 +147,18 @@ def machine():
                 date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
 
 
+SLOW = ("PML NTXentLoss",)  # a thousand times slower: timed after the others, so that its 2 GB do not disturb them
+
+
 def measure(n, tau, repeats, memory, d=128):
-    "Rows of one (N, tau): every implementation that fits, its median time, ratios, peak memory; and the floor."
+    """Rows of one (N, tau): every implementation that fits, its median time, ratios, peak memory; and the floor.
+
+    Up to N = 4096 the times are medians of repetitions interleaved across implementations in this process; above,
+    each implementation runs once, in the fresh process that also measures its memory."""
     impl = {k: f for k, f in implementations(tau).items() if fits(k, n)}
-    mem = {k: (peak_memory(k, n, tau, d) if memory else float("nan")) for k in impl}
-    if memory:  # an implementation whose own process ran out of memory is not timed here either
-        impl = {k: f for k, f in impl.items() if mem[k] == mem[k]}
+    fresh = {k: (fresh_process_step(k, n, tau, d) if memory or n > 4096 else (float("nan"), float("nan"))) for k in impl}
+    fitting = {k: f for k, f in impl.items() if not (memory or n > 4096) or fresh[k][0] == fresh[k][0]}
     z1, z2 = torch.randn(n, d, requires_grad=True), torch.randn(n, d, requires_grad=True)
-    times, floor = {k: [] for k in impl}, []
 
     def floor_step():
         a = F.normalize(torch.cat([z1, z2]), dim=1).detach().requires_grad_()
@@ -158,21 +166,30 @@ def measure(n, tau, repeats, memory, d=128):
         return time.perf_counter() - t
 
     floor_step()  # warm-up (the first backward of a process also starts autograd's machinery)
-    if repeats > 1:
-        for f in impl.values():
-            step(f, z1, z2)
-    for _ in range(repeats):
-        for k, f in impl.items():  # interleaved, so that load affects every implementation alike
-            t = time.perf_counter(); step(f, z1, z2); times[k].append(time.perf_counter() - t)
+    times, floor = {k: [] for k in fitting}, []
+    if n > 4096:
+        times = {k: [fresh[k][0]] for k in fitting}
         floor.append(floor_step())
+    else:
+        fast = [k for k in fitting if k not in SLOW]
+        for k in fitting:
+            step(fitting[k], z1, z2)
+        for _ in range(repeats):
+            for k in fast:  # interleaved, so that load affects every implementation alike
+                t = time.perf_counter(); step(fitting[k], z1, z2); times[k].append(time.perf_counter() - t)
+            floor.append(floor_step())
+        for k in fitting:
+            if k in SLOW:
+                for _ in range(min(repeats, 3)):
+                    t = time.perf_counter(); step(fitting[k], z1, z2); times[k].append(time.perf_counter() - t)
     med = {k: statistics.median(v) for k, v in times.items()}
-    rows = [dict(N=n, tau=tau, impl=k, ms=1000 * med[k], repeats=repeats, peak_mb=mem[k],
+    rows = [dict(N=n, tau=tau, impl=k, ms=1000 * med[k], repeats=len(times[k]), peak_mb=fresh[k][1],
                  vs_reference=med["reference"] / med[k] if "reference" in med else float("nan"),
-                 vs_floor=med[k] / statistics.median(floor)) for k in impl]
+                 vs_floor=med[k] / statistics.median(floor)) for k in fitting]
     rows += [dict(N=n, tau=tau, impl=k, ms=float("nan"), repeats=0, peak_mb=float("nan"), vs_reference=float("nan"),
-                  vs_floor=float("nan"), note="did not fit in memory") for k in mem if k not in impl]
+                  vs_floor=float("nan"), note="did not fit in memory") for k in impl if k not in fitting]
     rows.append(dict(N=n, tau=tau, impl="matmul + backward (floor)", ms=1000 * statistics.median(floor),
-                     repeats=repeats, peak_mb=float("nan"), vs_reference=float("nan"), vs_floor=1.0))
+                     repeats=len(floor), peak_mb=float("nan"), vs_reference=float("nan"), vs_floor=1.0))
     return rows
 
 

@@ -56,10 +56,9 @@ class FusedInfoNCE(torch.autograd.Function):
         tau, block = ctx.tau, ctx.block
         if ctx.single:
             q, k, positive, prob = ctx.saved_tensors
-            scale = (grad / tau)[:, None]
-            p = prob * scale
-            gq = p @ k - scale * k[positive]
-            gk = (p.T @ q).index_add_(0, positive, -scale * q)
+            scale = (grad / tau)[:, None]  # applied to N x D products, not to the N x M probabilities
+            gq = (prob @ k).mul_(scale).sub_(scale * k[positive])
+            gk = (prob.T @ (scale * q)).index_add_(0, positive, -scale * q)
             return gq, gk, None, None, None, None
         q, k, positive, exclude, lse = ctx.saved_tensors
         exclude = exclude if ctx.has_exclude else None
@@ -125,9 +124,8 @@ class SelfInfoNCE(torch.autograd.Function):
         z, positive, saved = ctx.saved_tensors
         scale = grad / tau
         n = z.shape[0]
-        if n <= block:  # G = diag(g / tau) P; dL/dz = G z + G^T z
-            g_ = saved * scale[:, None]
-            gz = torch.addmm(g_.T @ z, g_, z)
+        if n <= block:  # G = diag(g / tau) P; dL/dz = G z + G^T z, the scaling applied to N x D, not N x N
+            gz = (saved @ z).mul_(scale[:, None]).addmm_(saved.T, scale[:, None] * z)
         else:
             lse, zs, gz = saved, z / tau, torch.zeros_like(z)
             for a in range(0, n, block):
