@@ -20,8 +20,10 @@ def test_nt_xent_equals_the_readable_two_view_loss_with_its_gradient(n, d, block
     a = nt_xent(z1, z2, tau, block=block, reduction="sum")
     b = contrastive_loss(*two_view_similarities(z1, z2), tau, reduction="sum")
     torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    # gradients are O(n / tau); where they cancel to zero (d = 1: normalisation has no tangent direction) both sides
+    # keep float64 round-off of that size, so the absolute tolerance scales with it
     for x, y in zip(torch.autograd.grad(a, (z1, z2)), torch.autograd.grad(b, (z1, z2))):
-        torch.testing.assert_close(x, y, rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(x, y, rtol=1e-9, atol=1e-13 * n / tau)
 
 
 @settings(max_examples=30, deadline=None)
