@@ -18,6 +18,18 @@ def _block_logits(qs, k_blk, start, exclude):
         _mask_columns(s, exclude, start)
     return s
 
+def _lse_start(z):
+    """A running log-sum-exp `(m, acc)` for each row of `z`: the maximum, started finite (a block whose only candidate
+    is excluded must not give exp(-inf + inf)), and the sum of exponentials rescaled to it."""
+    return (torch.full((z.shape[0],), torch.finfo(z.dtype).min, dtype=z.dtype, device=z.device),
+            torch.zeros(z.shape[0], dtype=z.dtype, device=z.device))
+
+def _lse_update(m, acc, s):
+    "Fold the rows of the logit block `s` into the running log-sum-exp `(m, acc)`, in place (`s` is consumed)."
+    new = torch.maximum(m, s.amax(dim=1))
+    acc.mul_(torch.exp(m - new)).add_(s.sub_(new[:, None]).exp_().sum(dim=1))
+    m.copy_(new)
+
 def _mask_columns(s, cols, start):
     "Set `s[i, cols[i] - start] = -inf` for the rows whose column falls in this block (which starts at `start`)."
     cols = cols - start
@@ -37,14 +49,9 @@ class FusedInfoNCE(torch.autograd.Function):
             ctx.save_for_backward(q, k, positive, prob)
             ctx.tau, ctx.block, ctx.single = tau, block, True
             return lse - (qs * k[positive]).sum(dim=1)
-        # running maximum, started finite: a block whose only candidate is excluded must not give exp(-inf + inf)
-        m = torch.full((n,), torch.finfo(q.dtype).min, dtype=q.dtype, device=q.device)
-        acc = torch.zeros(n, dtype=q.dtype, device=q.device)
+        m, acc = _lse_start(q)
         for a in range(0, k.shape[0], block):  # online log-sum-exp over blocks of candidates
-            s = _block_logits(qs, k[a:a + block], a, exclude)
-            new = torch.maximum(m, s.amax(dim=1))
-            acc = acc * torch.exp(m - new) + s.sub_(new[:, None]).exp_().sum(dim=1)  # in place: no temporaries
-            m = new
+            _lse_update(m, acc, _block_logits(qs, k[a:a + block], a, exclude))
         lse = m + acc.log()
         loss = lse - (qs * k[positive]).sum(dim=1)
         ctx.save_for_backward(q, k, positive, exclude if exclude is not None else torch.empty(0), lse)
@@ -86,12 +93,6 @@ def fused_infonce(q: torch.Tensor,  # (N, D) anchors
     return FusedInfoNCE.apply(q, cand, positive, exclude, tau, block)
 
 # %% ../nbs/00a_fused.ipynb #ffe692c7
-def _lse_update(m, acc, s):
-    "Fold the rows of the logit block `s` into a running log-sum-exp `(m, acc)` (maximum and rescaled sum), in place."
-    new = torch.maximum(m, s.amax(dim=1))
-    acc.mul_(torch.exp(m - new)).add_((s - new[:, None]).exp_().sum(dim=1))
-    m.copy_(new)
-
 class SelfInfoNCE(torch.autograd.Function):
     "`FusedInfoNCE` when the candidates are the anchors themselves, each anchor's own column left out (two views)."
     @staticmethod
@@ -104,16 +105,15 @@ class SelfInfoNCE(torch.autograd.Function):
             loss = -logp.gather(1, positive[:, None]).squeeze(1)
             ctx.save_for_backward(z, positive, logp.exp_())
             return loss
-        m = torch.full((n,), torch.finfo(z.dtype).min, dtype=z.dtype, device=z.device)
-        acc = torch.zeros(n, dtype=z.dtype, device=z.device)
+        m, acc = _lse_start(z)
         for a in range(0, n, block):
             for b in range(a, n, block):  # the upper triangle of blocks: S_ab serves rows a, its transpose rows b
                 s = zs[a:a + block] @ z[b:b + block].T
                 if a == b:
                     s.fill_diagonal_(-torch.inf)
+                if a != b:  # first the columns, from a copy: the update consumes its block
+                    _lse_update(m[b:b + block], acc[b:b + block], s.T.clone())
                 _lse_update(m[a:a + block], acc[a:a + block], s)
-                if a != b:
-                    _lse_update(m[b:b + block], acc[b:b + block], s.T)
         lse = m + acc.log()
         ctx.save_for_backward(z, positive, lse)
         return lse - (zs * z[positive]).sum(dim=1)

@@ -16,8 +16,9 @@ from .fused import fused_infonce, fused_self_infonce, hardest_candidates
 # %% auto #0
 __all__ = ['check_pos_neg', 'contrastive_logits', 'contrastive_loss', 'num_hard', 'hardest_negatives', 'hard_negative_mask',
            'hard_contrastive_loss', 'simple_loss', 'hard_simple_loss', 'triplet_limit_loss', 'simple_limit_loss',
-           'stack_views', 'two_view_similarities', 'nt_xent', 'check_block', 'check_bank_batch', 'bank_similarities',
-           'bank_loss', 'hard_two_view_similarities', 'hard_bank_similarities', 'hard_nt_xent', 'hard_bank_loss']
+           'stack_views', 'view_partners', 'two_view_similarities', 'nt_xent', 'check_block', 'check_bank_batch',
+           'bank_similarities', 'bank_loss', 'hard_two_view_similarities', 'hard_bank_similarities', 'hard_nt_xent',
+           'hard_bank_loss']
 
 # %% ../nbs/01_loss.ipynb #39b607c2
 def check_pos_neg(pos: torch.Tensor, neg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -123,13 +124,17 @@ def stack_views(z1: torch.Tensor, z2: torch.Tensor, normalize: bool = True) -> t
     z = torch.cat([z1, z2], dim=0)  # 2N x D
     return F.normalize(z, dim=1) if normalize else z
 
+def view_partners(z: torch.Tensor) -> torch.Tensor:
+    "Each row's other view in the stacked `(2N, D)` batch: `i <-> i + N`."
+    return torch.arange(z.shape[0], device=z.device).roll(z.shape[0] // 2)
+
 def two_view_similarities(z1: torch.Tensor, z2: torch.Tensor, normalize: bool = True
                          ) -> tuple[torch.Tensor, torch.Tensor]:
     "`(pos (2N,), neg (2N, 2N-2))` of the two-view batch: anchor `i`'s positive is its other view."
     z = stack_views(z1, z2, normalize)
     n = z.shape[0] // 2
     sim = z @ z.T  # 2N x 2N
-    partner = torch.arange(2 * n, device=z.device).roll(n)  # i <-> i + N
+    partner = view_partners(z)
     pos = sim.gather(1, partner[:, None]).squeeze(1)
     keep = ~torch.eye(2 * n, dtype=torch.bool, device=z.device)
     keep[torch.arange(2 * n, device=z.device), partner] = False
@@ -145,8 +150,7 @@ def nt_xent(z1: torch.Tensor,  # (N, D) embeddings of the first views
     "The two-view in-batch contrastive loss (NT-Xent): Eq. 1 over 2N anchors with 2N-2 negatives each, fused."
     tau, block = check_tau(tau), check_block(block)
     z = stack_views(z1, z2, normalize)  # 2N x D
-    partner = torch.arange(z.shape[0], device=z.device).roll(z.shape[0] // 2)  # i <-> i + N
-    return apply_reduction(fused_self_infonce(z, partner, tau, block), reduction)
+    return apply_reduction(fused_self_infonce(z, view_partners(z), tau, block), reduction)
 
 def check_block(block: int) -> int:
     "`block` (candidates per block of the fused losses) as a positive integer; `ValueError` otherwise."
@@ -200,9 +204,9 @@ def hard_two_view_similarities(z1: torch.Tensor, z2: torch.Tensor, k: int | None
                                normalize: bool = True, block: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
     "`(pos, hardest_negatives(neg, k, alpha))` of `two_view_similarities(z1, z2)`, one block of the batch at a time."
     z = stack_views(z1, z2, normalize)
-    i = torch.arange(z.shape[0], device=z.device)
     keep = num_hard(z.shape[0] - 2, k, alpha)
-    return hardest_candidates(z, z, i.roll(z.shape[0] // 2), i, keep, check_block(block))
+    itself = torch.arange(z.shape[0], device=z.device)
+    return hardest_candidates(z, z, view_partners(z), itself, keep, check_block(block))
 
 def hard_bank_similarities(z: torch.Tensor, bank: torch.Tensor, index: torch.Tensor, k: int | None = None,
                            alpha: float | None = None, block: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
